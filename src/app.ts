@@ -1,0 +1,154 @@
+import type { AddressInfo } from "node:net";
+
+import type { Server as GrpcServer } from "@grpc/grpc-js";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace";
+
+import { Authenticator } from "./auth";
+import type { Config } from "./config";
+import { bindGrpcServer, createGrpcServer } from "./grpc-server";
+import { Health, READINESS_SERVICE } from "./health";
+import { createHttpGateway, type HttpGateway } from "./http-gateway";
+import { MemoryIdempotencyStore, type IdempotencyStore } from "./idempotency";
+import type { Logger } from "./logger";
+import { IngestPipeline } from "./pipeline";
+import { createTracing } from "./tracing";
+
+/** What tests and embedders may replace; everything else comes from Config. */
+export interface ServiceOverrides {
+  store?: IdempotencyStore;
+  spanProcessors?: SpanProcessor[];
+  now?: () => number;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** A running service. */
+export interface RunningService {
+  grpcPort: number;
+  /** Undefined when the HTTP gateway is off. */
+  httpPort: number | undefined;
+  health: Health;
+  /**
+   * Turns readiness off, stops taking new calls, lets in-flight calls finish
+   * within the drain deadline, then closes everything. Safe to call twice.
+   */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts gRPC (and the HTTP gateway when enabled). Readiness turns SERVING
+ * only once every listener is bound.
+ */
+export async function startService(
+  config: Config,
+  logger: Logger,
+  overrides: ServiceOverrides = {},
+): Promise<RunningService> {
+  const tracing = createTracing({
+    serviceName: config.serviceName,
+    env: overrides.env ?? process.env,
+    spanProcessors: overrides.spanProcessors,
+  });
+  const store = overrides.store ?? createStore(config, logger);
+  const pipeline = new IngestPipeline({
+    authenticator: new Authenticator(
+      config.webhookSecrets,
+      config.webhookTokens,
+    ),
+    store,
+    tracer: tracing.tracer,
+    logger: logger.child({ component: "pipeline" }),
+    maxBodyBytes: config.maxBodyBytes,
+    timestampToleranceSeconds: config.timestampToleranceSeconds,
+    now: overrides.now,
+  });
+  const health = new Health();
+  const grpcServer = createGrpcServer(pipeline, health, config.maxBodyBytes);
+  const grpcPort = await bindGrpcServer(
+    grpcServer,
+    config.grpcHost,
+    config.grpcPort,
+  );
+  const gateway = config.httpEnabled
+    ? createHttpGateway({
+        pipeline,
+        health,
+        maxBodyBytes: config.maxBodyBytes,
+        requestTimeoutMs: config.httpRequestTimeoutMs,
+      })
+    : undefined;
+  const httpPort = gateway
+    ? await listen(gateway, config.httpHost, config.httpPort)
+    : undefined;
+  health.set(READINESS_SERVICE, "SERVING");
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= stop({ health, grpcServer, gateway, config, logger }).then(
+      () => tracing.shutdown(),
+    );
+    return stopping;
+  };
+  return { grpcPort, httpPort, health, shutdown };
+}
+
+function createStore(config: Config, logger: Logger): MemoryIdempotencyStore {
+  const storeLogger = logger.child({ component: "idempotency" });
+  return new MemoryIdempotencyStore({
+    ttlMs: config.idempotencyTtlSeconds * 1000,
+    maxKeys: config.idempotencyMaxKeys,
+    onEarlyEviction: (count) =>
+      storeLogger.warn(
+        { evictedBeforeTtl: count, maxKeys: config.idempotencyMaxKeys },
+        "idempotency store is full; keys were dropped before their TTL, " +
+          "so a late resend of those signals would be accepted again",
+      ),
+  });
+}
+
+function listen(
+  gateway: HttpGateway,
+  host: string,
+  port: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    gateway.server.once("error", reject);
+    gateway.server.listen(port, host, () => {
+      gateway.server.off("error", reject);
+      resolve((gateway.server.address() as AddressInfo).port);
+    });
+  });
+}
+
+interface StopParts {
+  health: Health;
+  grpcServer: GrpcServer;
+  gateway: HttpGateway | undefined;
+  config: Config;
+  logger: Logger;
+}
+
+async function stop(parts: StopParts): Promise<void> {
+  const { health, grpcServer, gateway, config, logger } = parts;
+  health.set(READINESS_SERVICE, "NOT_SERVING");
+  logger.info({ drainMs: config.shutdownDrainMs }, "shutting down");
+  gateway?.startDraining();
+  const deadline = setTimeout(() => {
+    logger.warn("drain deadline passed; cutting remaining calls off");
+    grpcServer.forceShutdown();
+    gateway?.server.closeAllConnections();
+  }, config.shutdownDrainMs);
+  await Promise.all([
+    new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve())),
+    gateway ? closeHttp(gateway) : Promise.resolve(),
+  ]);
+  clearTimeout(deadline);
+  health.set("", "NOT_SERVING");
+  logger.info("stopped");
+}
+
+function closeHttp(gateway: HttpGateway): Promise<void> {
+  return new Promise((resolve) => {
+    gateway.server.close(() => resolve());
+    gateway.server.closeIdleConnections();
+  });
+}
