@@ -39,9 +39,13 @@ const ruleChecks: ReadonlyArray<[RuleSchema, ValidateFunction]> = rules.map(
   (rule) => [rule, ajv.compile(rule)],
 );
 
-/** Fields present in `value` that the schema does not know. */
+/**
+ * Fields present in `value` that the schema does not know. Own properties
+ * only: `in` would also find "toString" and friends on Object.prototype and
+ * let them through unreported.
+ */
 export function findUnknownFields(value: Record<string, unknown>): string[] {
-  return Object.keys(value).filter((key) => !(key in properties));
+  return Object.keys(value).filter((key) => !Object.hasOwn(properties, key));
 }
 
 /**
@@ -52,7 +56,7 @@ export function findUnknownFields(value: Record<string, unknown>): string[] {
 export function checkAlertSchema(
   value: Record<string, unknown>,
 ): FieldViolation[] {
-  if (!validateBase(value)) return describeFieldErrors(value);
+  if (!validateBase(value)) return failClosed(describeFieldErrors(value));
   const violations: FieldViolation[] = [];
   for (const [rule, check] of ruleChecks) {
     if (!check(value)) {
@@ -60,6 +64,12 @@ export function checkAlertSchema(
     }
   }
   return violations;
+}
+
+/** A failed check that named no field must still refuse the alert. */
+function failClosed(violations: FieldViolation[]): FieldViolation[] {
+  if (violations.length > 0) return violations;
+  return [{ field: "", description: "does not match the alert schema" }];
 }
 
 function describeFieldErrors(value: Record<string, unknown>): FieldViolation[] {
