@@ -17,6 +17,8 @@ export const MAX_NUMBER_CHARS = 32;
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
+/** In /u mode a proper pair is one code point, so only lone halves match. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 /**
  * Parses `text` as exactly one JSON object of scalar values.
@@ -189,11 +191,14 @@ class Scanner {
       i++;
     }
     this.pos = i + 1;
+    let value: string;
     try {
-      return JSON.parse(this.text.slice(start, this.pos)) as string;
+      value = JSON.parse(this.text.slice(start, this.pos)) as string;
     } catch {
       throw syntax(`invalid escape in the string at offset ${start}`);
     }
+    checkWellFormed(value, start);
+    return value;
   }
 
   found(): string {
@@ -225,6 +230,23 @@ function checkKey(key: string, fields: Map<string, JsonScalar>): void {
       },
     ]);
   }
+}
+
+/**
+ * An escaped lone surrogate ("\ud800") is not text: protobuf and UTF-8 turn
+ * every one into U+FFFD, so two alerts with different keys here would reach
+ * the next service as the same signal.
+ */
+function checkWellFormed(value: string, offset: number): void {
+  if (!LONE_SURROGATE.test(value)) return;
+  throw invalidPayload(Reason.bodyEncoding, [
+    {
+      field: "",
+      description:
+        `the string at offset ${offset} escapes an unpaired surrogate; ` +
+        "text must be valid Unicode",
+    },
+  ]);
 }
 
 function syntax(description: string): IngestError {
