@@ -19,15 +19,6 @@ async function main(): Promise<void> {
     );
   }
   const service = await startService(config, logger);
-  logger.info(
-    {
-      grpc: `${config.grpcHost}:${service.grpcPort}`,
-      http: service.httpPort && `${config.httpHost}:${service.httpPort}`,
-      signatureSecrets: config.webhookSecrets.length,
-      tokens: config.webhookTokens.length,
-    },
-    "ready",
-  );
   const onSignal = (signal: NodeJS.Signals) => {
     logger.info({ signal }, "signal received");
     service.shutdown().then(
@@ -40,6 +31,15 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", onSignal);
   process.once("SIGINT", onSignal);
+  logger.info(
+    {
+      grpc: `${config.grpcHost}:${service.grpcPort}`,
+      http: service.httpPort && `${config.httpHost}:${service.httpPort}`,
+      signatureSecrets: config.webhookSecrets.length,
+      tokens: config.webhookTokens.length,
+    },
+    "ready",
+  );
 }
 
 main().catch((err: unknown) => {
