@@ -1,12 +1,21 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { status as GrpcCode } from "@grpc/grpc-js";
+import { credentials, status as GrpcCode } from "@grpc/grpc-js";
 
-import { Outcome, Signal } from "../src/gen/tvibkr/ingest/v1/ingest";
+import { startService } from "../src/app";
+import { loadConfig } from "../src/config";
+import {
+  IngestServiceClient,
+  Outcome,
+  Signal,
+} from "../src/gen/tvibkr/ingest/v1/ingest";
+import type { IdempotencyStore } from "../src/idempotency";
+import { createLogger } from "../src/logger";
 import {
   callGrpc,
   httpReason,
+  LogCapture,
   makeAlert,
   OLD_SECRET,
   postHttp,
@@ -369,3 +378,42 @@ function sameInstant(signal: unknown): Record<string, unknown> {
   const value = signal as Record<string, unknown>;
   return { ...value, timestamp: Date.parse(String(value.timestamp)) };
 }
+
+describe("IngestService when the store fails", () => {
+  it("should answer INTERNAL without the cause and keep serving", async () => {
+    const failing: IdempotencyStore = {
+      size: 0,
+      claim: () => Promise.reject(new Error("store down: secret detail")),
+    };
+    const logs = new LogCapture();
+    const config = loadConfig({
+      GRPC_PORT: "0",
+      HTTP_ENABLED: "false",
+      WEBHOOK_SECRETS: SECRET,
+    });
+    const service = await startService(config, createLogger("info", logs), {
+      store: failing,
+      env: {},
+    });
+    const client = new IngestServiceClient(
+      `127.0.0.1:${service.grpcPort}`,
+      credentials.createInsecure(),
+    );
+    const first = await callGrpc(client, JSON.stringify(makeAlert()));
+    const second = await callGrpc(client, JSON.stringify(makeAlert()));
+    client.close();
+    await service.shutdown();
+    for (const result of [first, second]) {
+      assert.equal(result.ok, false);
+      const error = result as Extract<typeof result, { ok: false }>;
+      assert.deepEqual(
+        [error.code, error.reason],
+        [GrpcCode.INTERNAL, "INTERNAL"],
+      );
+      assert.equal(error.message.includes("secret detail"), false);
+    }
+    const logged = logs.lines.filter((l) => l.reason === "INTERNAL");
+    assert.equal(logged.length, 2);
+    assert.equal(logged[0].level, "error");
+  });
+});
