@@ -110,8 +110,15 @@ function typesOf(schema: PropertySchema): Set<string> {
   return new Set(branches.map((b) => b.type ?? "string"));
 }
 
+/**
+ * The longest string the field takes. Only string branches count: a number
+ * branch has no maxLength, and letting it count as unlimited hid the limit
+ * of decimal strings ("is not allowed" with no reason).
+ */
 function maxLengthOf(schema: PropertySchema): number {
-  const branches = schema.anyOf ?? [schema];
+  const branches = (schema.anyOf ?? [schema]).filter(
+    (b) => (b.type ?? "string") === "string",
+  );
   const limits = branches.map((b) => b.maxLength ?? Infinity);
   return Math.max(...limits);
 }
