@@ -49,6 +49,10 @@ function barTimeHint(timestampMs: number, ageMs: number): string {
   return "; it looks like {{time}} (the bar's open time) was used, use {{timenow}}";
 }
 
+/**
+ * Whole seconds, rounded up: rounding to nearest printed a timestamp 30.4s
+ * old as "30s old; at most 30s is allowed", which contradicts itself.
+ */
 function formatSeconds(ms: number): string {
-  return `${Math.round(ms / 1000)}s`;
+  return `${Math.ceil(ms / 1000)}s`;
 }
