@@ -25,13 +25,17 @@ export interface IdempotencyStore {
  * The idempotency key: hex SHA-256 over a canonical form of the normalized
  * signal. Fields are sorted and empty ones dropped, so whitespace, key order
  * and spelled-out defaults never change it; any other difference does.
- * `context` adds values that identify the delivery (a sender's message id).
+ * `context` adds values that identify the delivery (a sender's message id),
+ * each under a "context:" name, so that it can never replace a signal field.
  */
 export function idempotencyKey(
   signal: Signal,
   context: Readonly<Record<string, string>> = {},
 ): string {
-  const entries = Object.entries({ ...signal, ...context })
+  const contextEntries = Object.entries(context).map(
+    ([name, value]) => [`context:${name}`, value] as const,
+  );
+  const entries = [...Object.entries(signal), ...contextEntries]
     .filter(([, value]) => value !== "" && value !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const canonical = JSON.stringify(entries);
