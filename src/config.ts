@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 
 /** Every setting of the service, validated; see the README's table. */
 export interface Config {
@@ -212,7 +213,7 @@ export function prepareEnv(
   envPath: string,
 ): "loaded" | "created" | "none" {
   if (existsSync(envPath)) {
-    process.loadEnvFile(envPath);
+    loadEnvInto(env, envPath);
     return "loaded";
   }
   const hasCredentials = env.WEBHOOK_SECRETS || env.WEBHOOK_TOKENS;
@@ -225,6 +226,18 @@ export function prepareEnv(
       `WEBHOOK_SECRETS=${secret}\nWEBHOOK_TOKENS=${token}\n`,
     { mode: 0o600, flag: "wx" },
   );
-  process.loadEnvFile(envPath);
+  loadEnvInto(env, envPath);
   return "created";
+}
+
+/**
+ * Adds the file's variables to `env`, keeping any already set, as
+ * process.loadEnvFile does; that one always writes process.env, whatever
+ * `env` the caller passed.
+ */
+function loadEnvInto(env: NodeJS.ProcessEnv, envPath: string): void {
+  const parsed = parseEnv(readFileSync(envPath, "utf8"));
+  for (const [name, value] of Object.entries(parsed)) {
+    if (env[name] === undefined) env[name] = value;
+  }
 }
