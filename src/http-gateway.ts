@@ -8,6 +8,7 @@ import {
 
 import { status as GrpcCode, Metadata } from "@grpc/grpc-js";
 
+import { isDocsPath, serveDocs } from "./docs";
 import { httpStatusOf, IngestError, Reason, toStatusJson } from "./errors";
 import { IngestResponse } from "./gen/tvibkr/ingest/v1/ingest";
 import { LIVENESS_SERVICE, READINESS_SERVICE, type Health } from "./health";
@@ -82,6 +83,7 @@ async function route(
   if (url.pathname === "/health" || url.pathname === "/ready") {
     return answerHealth(options.health, url.pathname, req, res);
   }
+  if (isDocsPath(url.pathname)) return serveDocs(req, res, url.pathname);
   const match = WEBHOOK_PATH.exec(url.pathname);
   if (!match) {
     return sendGatewayError(
