@@ -55,13 +55,23 @@ export interface MemoryStoreOptions {
 
 const DEFAULT_REPORT_INTERVAL_MS = 60_000;
 
+/** Dropped queue slots tolerated before the queue is compacted. */
+const MIN_COMPACT_SLOTS = 1024;
+
 /**
  * A bounded in-memory store. Every key lives the same TTL, so insertion
  * order is expiry order: expired keys are dropped from the oldest end, and
  * when full the oldest live key makes room.
+ *
+ * The oldest key is read from a queue, never by iterating the Map: deleted
+ * Map entries stay as holes that iteration walks over until the next
+ * rehash, which made each claim in a full store cost O(maxKeys).
  */
 export class MemoryIdempotencyStore implements IdempotencyStore {
   private readonly claims = new Map<string, Claim>();
+  /** Keys in insertion order; `head` indexes the oldest held key. */
+  private queue: string[] = [];
+  private head = 0;
   private unreportedEvictions = 0;
   private lastReportMs = -Infinity;
 
@@ -82,21 +92,22 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     if (first) return { claimed: false, first };
     if (this.claims.size >= this.options.maxKeys) this.evictOldest(nowMs);
     this.claims.set(key, claim);
+    this.queue.push(key);
     return { claimed: true };
   }
 
   private dropExpired(nowMs: number): void {
     const oldestAllowedMs = nowMs - this.options.ttlMs;
-    for (const [key, claim] of this.claims) {
-      if (claim.receivedAtMs > oldestAllowedMs) return;
-      this.claims.delete(key);
+    while (this.head < this.queue.length) {
+      const oldest = this.claims.get(this.queue[this.head]);
+      if (oldest && oldest.receivedAtMs > oldestAllowedMs) return;
+      this.dropOldest();
     }
   }
 
   private evictOldest(nowMs: number): void {
-    const oldest = this.claims.keys().next();
-    if (oldest.done) return;
-    this.claims.delete(oldest.value);
+    if (this.head >= this.queue.length) return;
+    this.dropOldest();
     this.unreportedEvictions++;
     const intervalMs =
       this.options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;
@@ -104,5 +115,16 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.options.onEarlyEviction?.(this.unreportedEvictions);
     this.unreportedEvictions = 0;
     this.lastReportMs = nowMs;
+  }
+
+  /** Compacting once half the queue is dropped keeps each step O(1). */
+  private dropOldest(): void {
+    this.claims.delete(this.queue[this.head]);
+    this.head++;
+    if (this.head < MIN_COMPACT_SLOTS || this.head * 2 < this.queue.length) {
+      return;
+    }
+    this.queue = this.queue.slice(this.head);
+    this.head = 0;
   }
 }
