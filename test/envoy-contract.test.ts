@@ -298,8 +298,8 @@ describe("Ingest called the way Envoy's transcoder calls it", () => {
     "should leave empty fields out of error JSON as Envoy does",
     {
       todo:
-        'toStatusJson in src/errors.ts prints field: "" (and metadata: ' +
-        "{}) where protobuf's JSON printer omits defaults",
+        'toStatusJson in src/errors.ts prints field: "" where ' +
+        "protobuf's JSON printer omits it (so would metadata: {})",
     },
     async () => {
       const post = rejections[0].post();
