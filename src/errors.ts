@@ -139,7 +139,8 @@ export function toStatusMetadata(status: Status): Metadata {
 
 /**
  * The JSON Envoy's transcoder renders for a status with convert_grpc_status:
- * the proto3 JSON form of google.rpc.Status, details as typed Any objects.
+ * the proto3 JSON form of google.rpc.Status, details as typed Any objects,
+ * fields at their default ("" and empty maps) left out as protobuf does.
  */
 export function toStatusJson(err: IngestError, correlationId: string) {
   const details: Record<string, unknown>[] = [
@@ -147,16 +148,15 @@ export function toStatusJson(err: IngestError, correlationId: string) {
       "@type": typeUrl("google.rpc.ErrorInfo"),
       reason: err.reason,
       domain: ERROR_DOMAIN,
-      metadata: correlationId ? { correlationId } : {},
+      ...(correlationId ? { metadata: { correlationId } } : {}),
     },
   ];
   if (err.violations.length > 0) {
     details.push({
       "@type": typeUrl("google.rpc.BadRequest"),
-      fieldViolations: err.violations.map((v) => ({
-        field: v.field,
-        description: v.description,
-      })),
+      fieldViolations: err.violations.map(({ field, description }) =>
+        field ? { field, description } : { description },
+      ),
     });
   }
   return { code: err.code, message: err.message, details };

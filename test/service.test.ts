@@ -330,7 +330,6 @@ describe("HTTP gateway", () => {
         "@type": "type.googleapis.com/google.rpc.BadRequest",
         fieldViolations: [
           {
-            field: "",
             description:
               "the body must be one JSON object such as " +
               '{"ticker": "AAPL"}, but it starts with \'[\' (an array)',
