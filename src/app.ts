@@ -1,4 +1,4 @@
-import type { AddressInfo } from "node:net";
+import { Server as NetServer, type AddressInfo } from "node:net";
 
 import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
@@ -146,9 +146,16 @@ async function stop(parts: StopParts): Promise<void> {
   logger.info("stopped");
 }
 
+/**
+ * Stops listening and resolves once every connection has closed. Node's
+ * http Server.close would also destroy idle keep-alive connections at once,
+ * resetting a client whose next request is already on the wire. Left open,
+ * each either gets a 503 with `connection: close` from the draining gateway
+ * or times out idle as its keep-alive header promised; the drain deadline
+ * still closes whatever is left.
+ */
 function closeHttp(gateway: HttpGateway): Promise<void> {
   return new Promise((resolve) => {
-    gateway.server.close(() => resolve());
-    gateway.server.closeIdleConnections();
+    NetServer.prototype.close.call(gateway.server, () => resolve());
   });
 }
