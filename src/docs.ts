@@ -123,10 +123,7 @@ export async function serveDocs(
     res.setHeader("allow", "GET, HEAD");
     return sendError(res, 405, `${req.method} is not allowed; use GET`);
   }
-  if (pathname === OPENAPI_PATH) {
-    const document = await loadOpenApiDocument(Date.now());
-    return send(res, req, "application/json", JSON.stringify(document));
-  }
+  if (pathname === OPENAPI_PATH) return serveDocument(req, res);
   if (pathname === ALERT_SCHEMA_PATH) {
     return send(
       res,
@@ -136,6 +133,21 @@ export async function serveDocs(
     );
   }
   return serveViewer(req, res, pathname);
+}
+
+/** A build without openapi/ (such as a slim image) answers 404, not a reset. */
+async function serveDocument(
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  let document: Record<string, unknown>;
+  try {
+    document = await loadOpenApiDocument(Date.now());
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    return sendError(res, 404, `${OPENAPI_PATH} is not installed here`);
+  }
+  send(res, req, "application/json", JSON.stringify(document));
 }
 
 async function serveViewer(
