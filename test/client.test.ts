@@ -231,6 +231,18 @@ describe("send command", () => {
     assert.equal(line?.authMethod, "signature");
   });
 
+  it("should exit 2 when no service answers", async () => {
+    const file = join(dir, "unsent.json");
+    writeFileSync(file, JSON.stringify(makeAlert()));
+    // Nothing listens on port 1 of loopback: the connection is refused.
+    const run = await runSend(dir, [file, "--grpc", "127.0.0.1:1"], env);
+    const reply = JSON.parse(run.stdout);
+    assert.equal(run.code, 2);
+    assert.equal(reply.code, GrpcCode.UNAVAILABLE);
+    assert.equal(reply.reason, "");
+    assert.equal(reply.correlationId, "");
+  });
+
   const usage =
     "usage: npm run send -- <alert.json> [--grpc host:port | --http URL] [--now]\n";
   const misuses: [string, string[], string][] = [

@@ -11,10 +11,10 @@ import { loadHelperConfig } from "./env";
 const USAGE =
   "usage: npm run send -- <alert.json> [--grpc host:port | --http URL] [--now]";
 
-/** Exit codes: the reply was a success, a refusal, or nothing was sent. */
+/** Exit codes: the service accepted, the service refused, or no reply. */
 const EXIT_OK = 0;
 const EXIT_REFUSED = 1;
-const EXIT_USAGE = 2;
+const EXIT_NO_REPLY = 2;
 
 interface SendArgs {
   file: string;
@@ -119,7 +119,8 @@ async function sendGrpc(
     if (!(err instanceof IngestCallError)) throw err;
     const { code, reason, message, correlationId, violations } = err;
     print({ code, reason, message, correlationId, violations });
-    return EXIT_REFUSED;
+    // Without a reason the service never answered (deadline, connection).
+    return reason === "" ? EXIT_NO_REPLY : EXIT_REFUSED;
   } finally {
     client.close();
   }
@@ -158,6 +159,6 @@ main(process.argv.slice(2)).then(
     const known = err instanceof UsageError || err instanceof ConfigError;
     const message = known ? (err as Error).message : String(err);
     process.stderr.write(`send: ${message}\n`);
-    process.exitCode = EXIT_USAGE;
+    process.exitCode = EXIT_NO_REPLY;
   },
 );
