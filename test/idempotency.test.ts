@@ -287,6 +287,39 @@ describe("MemoryIdempotencyStore", () => {
     assert.deepEqual(reports, [1, 3, 1]);
   });
 
+  it("should hold the newest maxKeys through many evictions", () => {
+    const store = new MemoryIdempotencyStore({
+      ttlMs: 3_600_000,
+      maxKeys: 1000,
+    });
+    for (let i = 0; i < 5000; i++) {
+      store.claimNow(`k${i}`, claim(`k${i}`, T0 + i), T0 + i);
+    }
+    const now = T0 + 5000;
+    const again = (i: number) =>
+      store.claimNow(`k${i}`, claim("again", now), now).claimed;
+    const newest = Array.from({ length: 1000 }, (_, n) => again(4000 + n));
+    assert.deepEqual(
+      { newestHeld: newest.every((claimed) => !claimed), k3999: again(3999) },
+      { newestHeld: true, k3999: true },
+    );
+  });
+
+  it("should expire keys in order through many claims", () => {
+    const store = new MemoryIdempotencyStore({ ttlMs: 1_000, maxKeys: 10_000 });
+    for (let i = 0; i < 5000; i++) {
+      store.claimNow(`k${i}`, claim(`k${i}`, T0 + i), T0 + i);
+    }
+    const now = T0 + 4999;
+    const sizeAfterClaims = store.size;
+    const again = (i: number) =>
+      store.claimNow(`k${i}`, claim("again", now), now).claimed;
+    assert.deepEqual(
+      { sizeAfterClaims, k4000: again(4000), k3999: again(3999) },
+      { sizeAfterClaims: 1000, k4000: false, k3999: true },
+    );
+  });
+
   it("should not report keys that expired on time", () => {
     const reports: number[] = [];
     const store = new MemoryIdempotencyStore({
