@@ -293,9 +293,8 @@ describe("loadConfig", () => {
     it(`should refuse to start without credentials (${name})`, () => {
       assert.equal(
         configError(() => loadConfig(env)),
-        "WEBHOOK_SECRETS: no secret, no WEBHOOK_TOKENS and no " +
-          "STANDARD_WEBHOOK_SECRETS configured; set at least one " +
-          "(openssl rand -hex 32)",
+        "WEBHOOK_SECRETS: no secret and no WEBHOOK_TOKENS configured; " +
+          "set at least one (openssl rand -hex 32)",
       );
     });
   }
