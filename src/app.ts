@@ -1,6 +1,7 @@
 import { Server as NetServer, type AddressInfo } from "node:net";
 
 import type { Server as GrpcServer } from "@grpc/grpc-js";
+import type { IMetricReader } from "@opentelemetry/sdk-metrics";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 
 import { Authenticator } from "./auth";
@@ -9,14 +10,18 @@ import { bindGrpcServer, createGrpcServer } from "./grpc-server";
 import { Health, READINESS_SERVICE } from "./health";
 import { createHttpGateway, type HttpGateway } from "./http-gateway";
 import { MemoryIdempotencyStore, type IdempotencyStore } from "./idempotency";
+import { IngestMetrics } from "./ingest-metrics";
 import type { Logger } from "./logger";
+import { createMetrics } from "./metrics";
 import { IngestPipeline } from "./pipeline";
+import { StandardWebhookVerifier } from "./standard-webhooks";
 import { createTracing } from "./tracing";
 
 /** What tests and embedders may replace; everything else comes from Config. */
 export interface ServiceOverrides {
   store?: IdempotencyStore;
   spanProcessors?: SpanProcessor[];
+  metricReaders?: IMetricReader[];
   now?: () => number;
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -26,6 +31,8 @@ export interface RunningService {
   grpcPort: number;
   /** Undefined when the HTTP gateway is off. */
   httpPort: number | undefined;
+  /** The Prometheus scrape port; undefined when METRICS_PORT is unset. */
+  metricsPort: number | undefined;
   health: Health;
   /**
    * Turns readiness off, stops taking new calls, lets in-flight calls finish
@@ -35,8 +42,8 @@ export interface RunningService {
 }
 
 /**
- * Starts gRPC (and the HTTP gateway when enabled). Readiness turns SERVING
- * only once every listener is bound.
+ * Starts gRPC (and the HTTP gateway and the metrics endpoint when enabled).
+ * Readiness turns SERVING only once every listener is bound.
  */
 export async function startService(
   config: Config,
@@ -48,11 +55,23 @@ export async function startService(
     env: overrides.env ?? process.env,
     spanProcessors: overrides.spanProcessors,
   });
-  const store = overrides.store ?? createStore(config, logger);
+  const metrics = await createMetrics({
+    serviceName: config.serviceName,
+    env: overrides.env ?? process.env,
+    host: config.metricsHost,
+    port: config.metricsPort,
+    readers: overrides.metricReaders,
+  });
+  const instruments = new IngestMetrics(metrics.meter);
+  const store = overrides.store ?? createStore(config, logger, instruments);
+  instruments.observeStore(store);
   const pipeline = new IngestPipeline({
     authenticator: new Authenticator(
       config.webhookSecrets,
       config.webhookTokens,
+      new StandardWebhookVerifier(config.standardWebhookKeys, {
+        toleranceSeconds: config.timestampToleranceSeconds,
+      }),
     ),
     store,
     tracer: tracing.tracer,
@@ -60,6 +79,7 @@ export async function startService(
     maxBodyBytes: config.maxBodyBytes,
     timestampToleranceSeconds: config.timestampToleranceSeconds,
     now: overrides.now,
+    metrics: instruments,
   });
   const health = new Health();
   const grpcServer = createGrpcServer(pipeline, health, config.maxBodyBytes);
@@ -83,25 +103,35 @@ export async function startService(
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
-    stopping ??= stop({ health, grpcServer, gateway, config, logger }).then(
-      () => tracing.shutdown(),
-    );
+    stopping ??= stop({ health, grpcServer, gateway, config, logger })
+      .then(() => Promise.all([tracing.shutdown(), metrics.shutdown()]))
+      .then(() => undefined);
     return stopping;
   };
-  return { grpcPort, httpPort, health, shutdown };
+  return { grpcPort, httpPort, metricsPort: metrics.port, health, shutdown };
 }
 
-function createStore(config: Config, logger: Logger): MemoryIdempotencyStore {
+/**
+ * The store reports early evictions at the first, then at most once a
+ * minute, so the eviction counter trails by up to that much.
+ */
+function createStore(
+  config: Config,
+  logger: Logger,
+  instruments: IngestMetrics,
+): MemoryIdempotencyStore {
   const storeLogger = logger.child({ component: "idempotency" });
   return new MemoryIdempotencyStore({
     ttlMs: config.idempotencyTtlSeconds * 1000,
     maxKeys: config.idempotencyMaxKeys,
-    onEarlyEviction: (count) =>
+    onEarlyEviction: (count) => {
+      instruments.countEvictions(count);
       storeLogger.warn(
         { evictedBeforeTtl: count, maxKeys: config.idempotencyMaxKeys },
         "idempotency store is full; keys were dropped before their TTL, " +
           "so a late resend of those signals would be accepted again",
-      ),
+      );
+    },
   });
 }
 

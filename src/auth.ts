@@ -2,10 +2,17 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 import type { Metadata } from "@grpc/grpc-js";
 
+import { DEFAULT_TIMESTAMP_TOLERANCE_SECONDS } from "./config";
 import { Reason, unauthenticated } from "./errors";
+import {
+  readStandardWebhookHeaders,
+  StandardWebhookVerifier,
+  WEBHOOK_SIGNATURE_KEY,
+} from "./standard-webhooks";
 
 /** How a request proved itself, for logs and metrics. */
-export type AuthMethod = "signature" | "path_token" | "body_token";
+export type AuthMethod =
+  "signature" | "standard_webhooks" | "path_token" | "body_token";
 
 /**
  * What authenticating the raw bytes decided: a method, or that the body's own
@@ -26,7 +33,17 @@ export class Authenticator {
   private readonly secrets: readonly Buffer[];
   private readonly tokenDigests: readonly Buffer[];
 
-  constructor(secrets: readonly string[], tokens: readonly string[]) {
+  /**
+   * `standardWebhooks` checks webhook-signature; by default it holds no key,
+   * so such a signature never matches.
+   */
+  constructor(
+    secrets: readonly string[],
+    tokens: readonly string[],
+    private readonly standardWebhooks = new StandardWebhookVerifier([], {
+      toleranceSeconds: DEFAULT_TIMESTAMP_TOLERANCE_SECONDS,
+    }),
+  ) {
     this.secrets = secrets.map((s) => Buffer.from(s, "utf8"));
     this.tokenDigests = tokens.map(digest);
   }
@@ -37,16 +54,25 @@ export class Authenticator {
   }
 
   /**
-   * Authenticates before any parsing: the x-signature metadata over the
-   * exact body bytes, else the URL path token, else (when tokens are
-   * configured) defers to the body's `token` field.
-   * @throws IngestError UNAUTHENTICATED with a reason for what was wrong
+   * Authenticates before any parsing: a Standard Webhooks signature when
+   * webhook-signature is present (it alone decides then), else the
+   * x-signature metadata over the exact body bytes, else the URL path token,
+   * else (when tokens are configured) defers to the body's `token` field.
+   * `nowMs` is the clock webhook-timestamp is checked against.
+   * @throws IngestError UNAUTHENTICATED with a reason for what was wrong, or
+   * FAILED_PRECONDITION when webhook-timestamp is out of tolerance
    */
   authenticate(
     body: Uint8Array,
     metadata: Metadata,
     pathToken: string,
+    nowMs: number = Date.now(),
   ): AuthDecision {
+    if (metadata.get(WEBHOOK_SIGNATURE_KEY).length > 0) {
+      const headers = readStandardWebhookHeaders(metadata);
+      this.standardWebhooks.verify(body, headers, nowMs);
+      return "standard_webhooks";
+    }
     const signatures = metadata.get(SIGNATURE_KEY);
     if (signatures.length > 0) {
       this.verifySignature(body, signatures);

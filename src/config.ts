@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseEnv } from "node:util";
 
+import { decodeWebhookSecret } from "./standard-webhooks";
+
 /** Every setting of the service, validated; see the README's table. */
 export interface Config {
   nodeEnv: string;
@@ -14,6 +16,8 @@ export interface Config {
   webhookSecrets: readonly string[];
   /** Shared tokens for callers that cannot sign (TradingView). */
   webhookTokens: readonly string[];
+  /** Decoded Standard Webhooks keys (STANDARD_WEBHOOK_SECRETS, whsec_). */
+  standardWebhookKeys: readonly Buffer[];
   timestampToleranceSeconds: number;
   idempotencyTtlSeconds: number;
   idempotencyMaxKeys: number;
@@ -24,6 +28,9 @@ export interface Config {
   shutdownDrainMs: number;
   logLevel: string;
   serviceName: string;
+  metricsHost: string;
+  /** The Prometheus scrape port; undefined keeps the endpoint off. */
+  metricsPort: number | undefined;
 }
 
 export const DEFAULT_GRPC_PORT = 50051;
@@ -65,6 +72,7 @@ export function loadConfig(env: Env): Config {
     httpPort: readInt(env, "HTTP_PORT", DEFAULT_HTTP_PORT, 0, 65535),
     webhookSecrets: readList(env, "WEBHOOK_SECRETS"),
     webhookTokens: readList(env, "WEBHOOK_TOKENS"),
+    standardWebhookKeys: readWebhookKeys(env, "STANDARD_WEBHOOK_SECRETS"),
     timestampToleranceSeconds: readInt(
       env,
       "WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS",
@@ -109,13 +117,21 @@ export function loadConfig(env: Env): Config {
     ),
     logLevel: readLogLevel(env),
     serviceName: readString(env, "OTEL_SERVICE_NAME", "tv-ibkr-ingest"),
+    metricsHost: readString(env, "METRICS_HOST", "127.0.0.1"),
+    metricsPort: readOptionalInt(env, "METRICS_PORT", 0, 65535),
   };
   checkCredentials(config);
   return config;
 }
 
 function checkCredentials(config: Config): void {
-  if (config.webhookSecrets.length === 0 && config.webhookTokens.length === 0) {
+  const credentials =
+    config.webhookSecrets.length +
+    config.webhookTokens.length +
+    config.standardWebhookKeys.length;
+  if (credentials === 0) {
+    // STANDARD_WEBHOOK_SECRETS also counts, but is left out of the hint:
+    // a new setup should start with WEBHOOK_SECRETS or WEBHOOK_TOKENS.
     throw new ConfigError(
       "WEBHOOK_SECRETS: no secret and no WEBHOOK_TOKENS configured; " +
         "set at least one (openssl rand -hex 32)",
@@ -160,6 +176,25 @@ function readList(env: Env, name: string): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+/** Each entry a `whsec_<base64>` secret; the message never shows one. */
+function readWebhookKeys(env: Env, name: string): Buffer[] {
+  return readList(env, name).map((entry, index) => {
+    const decoded = decodeWebhookSecret(entry);
+    if (decoded.ok) return decoded.key;
+    throw new ConfigError(`${name}: entry ${index + 1} ${decoded.problem}`);
+  });
+}
+
+function readOptionalInt(
+  env: Env,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (!env[name]?.trim()) return undefined;
+  return readInt(env, name, min, min, max);
 }
 
 function readInt(
@@ -216,7 +251,8 @@ export function prepareEnv(
     loadEnvInto(env, envPath);
     return "loaded";
   }
-  const hasCredentials = env.WEBHOOK_SECRETS || env.WEBHOOK_TOKENS;
+  const hasCredentials =
+    env.WEBHOOK_SECRETS || env.WEBHOOK_TOKENS || env.STANDARD_WEBHOOK_SECRETS;
   if (hasCredentials || env.NODE_ENV === "production") return "none";
   const secret = randomBytes(32).toString("hex");
   const token = randomBytes(24).toString("base64url");

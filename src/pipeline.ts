@@ -4,28 +4,28 @@ import {
   SpanStatusCode,
   trace,
   type Context,
-  type Span,
   type Tracer,
 } from "@opentelemetry/api";
 
-import { Authenticator, type AuthMethod } from "./auth";
+import type { Authenticator } from "./auth";
+import { reportOutcome, reportRejection, type CallFacts } from "./call-report";
 import { IngestError, Reason, toIngestError } from "./errors";
 import {
   Outcome,
-  Signal,
   type IngestRequest,
   type IngestResponse,
 } from "./gen/tvibkr/ingest/v1/ingest";
 import { checkFreshness } from "./freshness";
 import { idempotencyKey, type IdempotencyStore } from "./idempotency";
+import { IngestMetrics } from "./ingest-metrics";
 import type { Logger } from "./logger";
 import {
   decodeBody,
   parseAlert,
   readBodyToken,
   validateAlert,
-  type Alert,
 } from "./payload/alert";
+import { readStandardWebhookHeaders } from "./standard-webhooks";
 import { formatTimestamp } from "./time";
 import { extractTraceContext } from "./tracing";
 
@@ -41,6 +41,8 @@ export interface PipelineOptions {
   timestampToleranceSeconds: number;
   /** The clock, in epoch milliseconds; tests pass their own. */
   now?: () => number;
+  /** Where calls and stages are measured; by default nowhere. */
+  metrics?: IngestMetrics;
 }
 
 /** One Ingest call as either door (gRPC or the HTTP gateway) received it. */
@@ -57,13 +59,6 @@ export type IngestResult =
   | { ok: true; response: IngestResponse; correlationId: string }
   | { ok: false; error: IngestError; correlationId: string };
 
-/** Facts gathered along the way for the request's one log line. */
-interface CallFacts {
-  authMethod?: AuthMethod;
-  alert?: Alert;
-  key?: string;
-}
-
 /**
  * The verification pipeline. Each call runs, in order: authenticate the raw
  * bytes, parse and validate, check freshness, claim the idempotency key,
@@ -72,9 +67,11 @@ interface CallFacts {
  */
 export class IngestPipeline {
   private readonly now: () => number;
+  private readonly metrics: IngestMetrics;
 
   constructor(private readonly options: PipelineOptions) {
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? new IngestMetrics();
   }
 
   /** Runs one call through every stage; never throws. */
@@ -97,13 +94,15 @@ export class IngestPipeline {
     try {
       const response = await this.verify(call, context, correlationId, facts);
       span.setAttribute("ingest.outcome", Outcome[response.outcome]);
-      logOutcome(logger, facts, response, performance.now() - startedAt);
+      const report = { logger, metrics: this.metrics, facts, call };
+      reportOutcome(report, response, performance.now() - startedAt);
       return { ok: true, response, correlationId };
     } catch (err) {
       const error = toIngestError(err);
       span.setAttribute("ingest.reason", error.reason);
       span.setStatus({ code: SpanStatusCode.ERROR, message: error.reason });
-      logRejection(logger, facts, error, performance.now() - startedAt);
+      const report = { logger, metrics: this.metrics, facts, call };
+      reportRejection(report, error, performance.now() - startedAt);
       return { ok: false, error, correlationId };
     } finally {
       span.end();
@@ -125,9 +124,13 @@ export class IngestPipeline {
         body,
         call.metadata,
         call.request.token,
+        receivedAtMs,
       ),
     );
     if (decision !== "body_token_pending") facts.authMethod = decision;
+    if (decision === "standard_webhooks") {
+      facts.webhookId = readStandardWebhookHeaders(call.metadata).id;
+    }
 
     facts.alert = this.stage("parse", context, () => {
       const text = decodeBodyFor(decision, body, contentType, this.options);
@@ -156,7 +159,10 @@ export class IngestPipeline {
         "the caller cancelled the call before the signal was claimed",
       );
     }
-    const key = idempotencyKey(signal);
+    const key = idempotencyKey(
+      signal,
+      facts.webhookId === undefined ? {} : { webhookId: facts.webhookId },
+    );
     facts.key = key;
     const claim = await this.stageAsync("claim", context, () =>
       this.options.store.claim(
@@ -182,14 +188,14 @@ export class IngestPipeline {
   }
 
   private stage<T>(name: string, parent: Context, run: () => T): T {
-    const span = this.startStage(name, parent);
+    const finish = this.startStage(name, parent);
     try {
-      return run();
+      const result = run();
+      finish();
+      return result;
     } catch (err) {
-      endStageWithError(span, err);
+      finish(reasonOf(err));
       throw err;
-    } finally {
-      span.end();
     }
   }
 
@@ -198,19 +204,31 @@ export class IngestPipeline {
     parent: Context,
     run: () => Promise<T>,
   ): Promise<T> {
-    const span = this.startStage(name, parent);
+    const finish = this.startStage(name, parent);
     try {
-      return await run();
+      const result = await run();
+      finish();
+      return result;
     } catch (err) {
-      endStageWithError(span, err);
+      finish(reasonOf(err));
       throw err;
-    } finally {
-      span.end();
     }
   }
 
-  private startStage(name: string, parent: Context): Span {
-    return this.options.tracer.startSpan(`ingest.${name}`, {}, parent);
+  /** Starts a stage's span and timer; the returned function ends both. */
+  private startStage(
+    name: string,
+    parent: Context,
+  ): (failure?: Reason) => void {
+    const span = this.options.tracer.startSpan(`ingest.${name}`, {}, parent);
+    const startedAt = performance.now();
+    return (failure) => {
+      if (failure) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
+      }
+      span.end();
+      this.metrics.recordStage(name, performance.now() - startedAt, failure);
+    };
   }
 }
 
@@ -254,9 +272,8 @@ function hideUntilAuthenticated<T>(run: () => T): T {
   }
 }
 
-function endStageWithError(span: Span, err: unknown): void {
-  const reason = err instanceof IngestError ? err.reason : Reason.internal;
-  span.setStatus({ code: SpanStatusCode.ERROR, message: reason });
+function reasonOf(err: unknown): Reason {
+  return err instanceof IngestError ? err.reason : Reason.internal;
 }
 
 function spanAttributes(call: IngestCall) {
@@ -271,62 +288,4 @@ function spanAttributes(call: IngestCall) {
 function firstValue(metadata: Metadata, key: string): string | undefined {
   const value = metadata.get(key)[0];
   return typeof value === "string" ? value : undefined;
-}
-
-function logOutcome(
-  logger: Logger,
-  facts: CallFacts,
-  response: IngestResponse,
-  durationMs: number,
-): void {
-  const accepted = response.outcome === Outcome.OUTCOME_ACCEPTED;
-  logger.info(
-    {
-      event: accepted ? "ingest.accepted" : "ingest.duplicate",
-      outcome: accepted ? "accepted" : "duplicate",
-      grpcCode: GrpcCode.OK,
-      durationMs: round(durationMs),
-      authMethod: facts.authMethod,
-      ticker: response.signal?.ticker,
-      action: response.signal?.action,
-      idempotencyKey: response.idempotencyKey,
-      originalCorrelationId: response.originalCorrelationId || undefined,
-      // The hand-off to the next part of the system: the accepted signal.
-      signal:
-        accepted && response.signal
-          ? Signal.toJSON(response.signal)
-          : undefined,
-    },
-    accepted ? "signal accepted" : "duplicate signal",
-  );
-}
-
-function logRejection(
-  logger: Logger,
-  facts: CallFacts,
-  error: IngestError,
-  durationMs: number,
-): void {
-  const fields = {
-    event: "ingest.rejected",
-    outcome: "rejected",
-    reason: error.reason,
-    grpcCode: error.code,
-    durationMs: round(durationMs),
-    authMethod: facts.authMethod,
-    ticker: facts.alert?.signal.ticker,
-    action: facts.alert?.signal.action,
-    idempotencyKey: facts.key,
-  };
-  if (error.code === GrpcCode.INTERNAL) {
-    logger.error({ ...fields, err: error.cause }, "signal rejected");
-  } else if (error.code === GrpcCode.CANCELLED) {
-    logger.debug(fields, "call cancelled");
-  } else {
-    logger.info({ ...fields, detail: error.message }, "signal rejected");
-  }
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }
