@@ -12,6 +12,11 @@ import { OPENAPI_FILE, stampRequestExamples } from "../src/docs";
 import { Reason } from "../src/errors";
 import { INGEST_PROTO, PROTO_ROOT } from "../src/grpc-server";
 import { checkAlertSchema, ALERT_SCHEMA } from "../src/payload/schema";
+import {
+  WEBHOOK_ID_KEY,
+  WEBHOOK_SIGNATURE_KEY,
+  WEBHOOK_TIMESTAMP_KEY,
+} from "../src/standard-webhooks";
 import { ROOT, startTestService, type TestService } from "./helpers/harness";
 import { captureReplies, type Reply } from "./helpers/replies";
 
@@ -229,9 +234,9 @@ describe("OpenAPI document", () => {
     );
     const expected = [
       `header ${SIGNATURE_KEY}`,
-      "header webhook-id",
-      "header webhook-signature",
-      "header webhook-timestamp",
+      `header ${WEBHOOK_ID_KEY}`,
+      `header ${WEBHOOK_SIGNATURE_KEY}`,
+      `header ${WEBHOOK_TIMESTAMP_KEY}`,
     ];
     assert.deepEqual(headers.sort(), expected.sort());
     assert.deepEqual(document.components.parameters.Token.in, "path");
