@@ -47,6 +47,7 @@ export const DEFAULT_SHUTDOWN_DRAIN_MS = 10_000;
 export const MIN_SECRET_LENGTH = 32;
 export const MIN_TOKEN_LENGTH = 24;
 
+const NODE_ENVS = ["development", "test", "production"];
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
 
 /** Thrown when a variable is wrong; the message names the variable. */
@@ -61,7 +62,7 @@ type Env = Readonly<Record<string, string | undefined>>;
  * @throws ConfigError naming the first wrong variable
  */
 export function loadConfig(env: Env): Config {
-  const nodeEnv = env.NODE_ENV ?? "development";
+  const nodeEnv = readNodeEnv(env);
   const local = nodeEnv !== "production";
   const config: Config = {
     nodeEnv,
@@ -165,17 +166,46 @@ function checkStrength(name: string, value: string, minLength: number): void {
   }
 }
 
+/** A typo such as "prod" must not quietly give a development setup. */
+function readNodeEnv(env: Env): string {
+  const value = env.NODE_ENV?.trim() || "development";
+  if (!NODE_ENVS.includes(value)) {
+    throw new ConfigError(
+      `NODE_ENV: "${value}" is not allowed; use one of ${NODE_ENVS.join(", ")}`,
+    );
+  }
+  return value;
+}
+
 function readString(env: Env, name: string, fallback: string): string {
   const raw = env[name]?.trim();
   return raw ? raw : fallback;
 }
 
+/**
+ * A comma-separated list from `name`, or from the file `${name}_FILE` names
+ * (commas or newlines between entries), which is how compose and Kubernetes
+ * secrets arrive. Setting both is refused.
+ */
 function readList(env: Env, name: string): string[] {
-  const raw = env[name] ?? "";
+  const path = env[`${name}_FILE`]?.trim();
+  if (path && env[name]?.trim()) {
+    throw new ConfigError(`${name}: set it or ${name}_FILE, not both`);
+  }
+  const raw = path ? readSecretFile(`${name}_FILE`, path) : (env[name] ?? "");
   return raw
-    .split(",")
+    .split(/[,\n]/)
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+function readSecretFile(name: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new ConfigError(`${name}: cannot read ${path} (${code})`);
+  }
 }
 
 /** Each entry a `whsec_<base64>` secret; the message never shows one. */

@@ -268,6 +268,19 @@ describe("loadConfig", () => {
         "so it survives in a URL path",
     ],
     [
+      { NODE_ENV: "prod" },
+      'NODE_ENV: "prod" is not allowed; use one of development, test, ' +
+        "production",
+    ],
+    [
+      { WEBHOOK_TOKENS_FILE: "/nonexistent/tokens" },
+      "WEBHOOK_TOKENS_FILE: cannot read /nonexistent/tokens (ENOENT)",
+    ],
+    [
+      { WEBHOOK_TOKENS: TOKEN, WEBHOOK_TOKENS_FILE: "/run/secrets/tokens" },
+      "WEBHOOK_TOKENS: set it or WEBHOOK_TOKENS_FILE, not both",
+    ],
+    [
       { WEBHOOK_TOKENS: "token with spaces 0123456789" },
       "WEBHOOK_TOKENS: a token must use only letters, digits, '-' and '_' " +
         "so it survives in a URL path",
@@ -283,6 +296,23 @@ describe("loadConfig", () => {
       );
     });
   }
+
+  it("should read credentials from *_FILE, one or more per line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-secrets-"));
+    const secrets = join(dir, "secrets");
+    const tokens = join(dir, "tokens");
+    writeFileSync(secrets, `${SECRET}\n${SECRET_2}\n`);
+    writeFileSync(tokens, `${TOKEN}\n`);
+    const config = loadConfig({
+      WEBHOOK_SECRETS_FILE: secrets,
+      WEBHOOK_TOKENS_FILE: tokens,
+    });
+    rmSync(dir, { recursive: true });
+    assert.deepEqual(
+      [config.webhookSecrets, config.webhookTokens],
+      [[SECRET, SECRET_2], [TOKEN]],
+    );
+  });
 
   const noCredentials: ReadonlyArray<[string, Record<string, string>]> = [
     ["nothing set", {}],
