@@ -63,7 +63,7 @@ export async function startService(
     readers: overrides.metricReaders,
   });
   const instruments = new IngestMetrics(metrics.meter);
-  const store = overrides.store ?? createStore(config, logger, instruments);
+  const store = overrides.store ?? createStore(config, logger);
   instruments.observeStore(store);
   const pipeline = new IngestPipeline({
     authenticator: new Authenticator(
@@ -111,21 +111,12 @@ export async function startService(
   return { grpcPort, httpPort, metricsPort: metrics.port, health, shutdown };
 }
 
-/**
- * The store reports early evictions at the first, then at most once a
- * minute, so the eviction counter trails by up to that much.
- */
-function createStore(
-  config: Config,
-  logger: Logger,
-  instruments: IngestMetrics,
-): MemoryIdempotencyStore {
+function createStore(config: Config, logger: Logger): MemoryIdempotencyStore {
   const storeLogger = logger.child({ component: "idempotency" });
   return new MemoryIdempotencyStore({
     ttlMs: config.idempotencyTtlSeconds * 1000,
     maxKeys: config.idempotencyMaxKeys,
     onEarlyEviction: (count) => {
-      instruments.countEvictions(count);
       storeLogger.warn(
         { evictedBeforeTtl: count, maxKeys: config.idempotencyMaxKeys },
         "idempotency store is full; keys were dropped before their TTL, " +

@@ -19,6 +19,8 @@ export interface IdempotencyStore {
   claim(key: string, claim: Claim, nowMs: number): Promise<ClaimResult>;
   /** How many keys are held now. */
   readonly size: number;
+  /** How many keys were dropped before their TTL since start, if known. */
+  readonly evictedBeforeTtl?: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   /** Keys in insertion order; `head` indexes the oldest held key. */
   private queue: string[] = [];
   private head = 0;
+  private evictedTotal = 0;
   private unreportedEvictions = 0;
   private lastReportMs = -Infinity;
 
@@ -79,6 +82,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   get size(): number {
     return this.claims.size;
+  }
+
+  get evictedBeforeTtl(): number {
+    return this.evictedTotal;
   }
 
   claim(key: string, claim: Claim, nowMs: number): Promise<ClaimResult> {
@@ -108,6 +115,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   private evictOldest(nowMs: number): void {
     if (this.head >= this.queue.length) return;
     this.dropOldest();
+    this.evictedTotal++;
     this.unreportedEvictions++;
     const intervalMs =
       this.options.reportIntervalMs ?? DEFAULT_REPORT_INTERVAL_MS;

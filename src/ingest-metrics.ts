@@ -16,6 +16,7 @@ import {
 } from "@opentelemetry/semantic-conventions";
 
 import type { AuthMethod } from "./auth";
+import type { IdempotencyStore } from "./idempotency";
 
 /** Metric names; docs/standard-webhooks-and-metrics.md explains each. */
 export const METRIC = {
@@ -60,7 +61,6 @@ export class IngestMetrics {
   private readonly requests: Counter;
   private readonly callDuration: Histogram;
   private readonly stageDuration: Histogram;
-  private readonly evictions: Counter;
 
   /** Without a meter every recording is a no-op. */
   constructor(private readonly meter: Meter = createNoopMeter()) {
@@ -78,12 +78,6 @@ export class IngestMetrics {
       unit: "s",
       advice: { explicitBucketBoundaries: DURATION_BUCKETS_SECONDS },
     });
-    this.evictions = meter.createCounter(METRIC.storeEvictions, {
-      description: "Idempotency keys dropped before their TTL (store full)",
-      unit: "{key}",
-    });
-    // Present from the start, so rate() and absence alerts work at zero.
-    this.evictions.add(0);
   }
 
   /** Counts one call and records its duration. */
@@ -113,17 +107,26 @@ export class IngestMetrics {
     this.stageDuration.record(durationMs / 1000, attributes);
   }
 
-  /** Counts keys the store dropped before their TTL. */
-  countEvictions(count: number): void {
-    this.evictions.add(count);
-  }
-
-  /** Reports `store.size` whenever metrics are collected. */
-  observeStore(store: { readonly size: number }): void {
+  /**
+   * Reports the store's size and its running total of keys dropped before
+   * their TTL whenever metrics are collected; the total reads 0 from the
+   * start, so rate() and absence alerts work.
+   */
+  observeStore(store: IdempotencyStore): void {
     const gauge = this.meter.createObservableGauge(METRIC.storeKeys, {
       description: "Idempotency keys held now",
       unit: "{key}",
     });
     gauge.addCallback((result) => result.observe(store.size));
+    const evictions = this.meter.createObservableCounter(
+      METRIC.storeEvictions,
+      {
+        description: "Idempotency keys dropped before their TTL (store full)",
+        unit: "{key}",
+      },
+    );
+    evictions.addCallback((result) =>
+      result.observe(store.evictedBeforeTtl ?? 0),
+    );
   }
 }

@@ -35,7 +35,12 @@ async function main(): Promise<void> {
     {
       grpc: `${config.grpcHost}:${service.grpcPort}`,
       http: service.httpPort && `${config.httpHost}:${service.httpPort}`,
+      metrics:
+        service.metricsPort !== undefined
+          ? `${config.metricsHost}:${service.metricsPort}`
+          : undefined,
       signatureSecrets: config.webhookSecrets.length,
+      standardWebhookSecrets: config.standardWebhookKeys.length,
       tokens: config.webhookTokens.length,
     },
     "ready",

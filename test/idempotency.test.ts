@@ -295,6 +295,7 @@ describe("MemoryIdempotencyStore", () => {
     for (let i = 0; i < 5000; i++) {
       store.claimNow(`k${i}`, claim(`k${i}`, T0 + i), T0 + i);
     }
+    assert.equal(store.evictedBeforeTtl, 4000);
     const now = T0 + 5000;
     const again = (i: number) =>
       store.claimNow(`k${i}`, claim("again", now), now).claimed;
