@@ -18,7 +18,7 @@ import {
 import type { AuthMethod } from "./auth";
 import type { IdempotencyStore } from "./idempotency";
 
-/** Metric names; docs/standard-webhooks-and-metrics.md explains each. */
+/** Metric names; the README's Metrics section explains each. */
 export const METRIC = {
   callDuration: METRIC_RPC_SERVER_CALL_DURATION,
   requests: "ingest.requests",
