@@ -49,7 +49,9 @@ export function decodeWebhookSecret(text: string): DecodedWebhookSecret {
   if (!PADDED_BASE64.test(encoded) || key.toString("base64") !== encoded) {
     return {
       ok: false,
-      problem: `is not valid base64 after ${WEBHOOK_SECRET_PREFIX}; use the standard alphabet with = padding`,
+      problem:
+        `is not valid base64 after ${WEBHOOK_SECRET_PREFIX}; ` +
+        "use the standard alphabet with = padding",
     };
   }
   if (key.length < MIN_WEBHOOK_KEY_BYTES) {

@@ -175,7 +175,8 @@ describe("StandardWebhookVerifier", () => {
       err,
       GrpcCode.UNAUTHENTICATED,
       "SIGNATURE_MALFORMED",
-      "webhook-signature: no entry of the form v1,<base64>; only v1 (HMAC-SHA256) signatures are accepted",
+      "webhook-signature: no entry of the form v1,<base64>; " +
+        "only v1 (HMAC-SHA256) signatures are accepted",
     );
   });
 

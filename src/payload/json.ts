@@ -128,7 +128,9 @@ class Scanner {
       throw invalidPayload(Reason.fieldInvalid, [
         {
           field: key,
-          description: `must be a string or a number, not ${char === "{" ? "an object" : "an array"}`,
+          description:
+            "must be a string or a number, not " +
+            (char === "{" ? "an object" : "an array"),
         },
       ]);
     }
