@@ -3,7 +3,6 @@ import { describe, it } from "node:test";
 
 import { status } from "@grpc/grpc-js";
 
-import { IngestError } from "../src/errors";
 import type { Signal } from "../src/gen/tvibkr/ingest/v1/ingest";
 import {
   canonicalDecimal,
@@ -12,18 +11,7 @@ import {
   readBodyToken,
   validateAlert,
 } from "../src/payload/alert";
-
-/** What an IngestError carries, for one exact comparison. */
-function rejection(run: () => unknown) {
-  try {
-    run();
-  } catch (err) {
-    assert.ok(err instanceof IngestError, `not an IngestError: ${err}`);
-    const { code, reason, message, violations } = err;
-    return { code, reason, message, violations };
-  }
-  assert.fail("expected an IngestError, but nothing was thrown");
-}
+import { rejection } from "./helpers/rejection";
 
 type Violation = { field: string; description: string };
 

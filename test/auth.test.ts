@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { Metadata, status } from "@grpc/grpc-js";
 
 import { Authenticator, signBody } from "../src/auth";
-import { IngestError } from "../src/errors";
+import { rejection } from "./helpers/rejection";
 
 const NEW_SECRET = "new-secret-0123456789-abcdefghijklmnop";
 const OLD_SECRET = "old-secret-9876543210-zyxwvutsrqponmlkji";
@@ -16,18 +16,6 @@ const BODY = new TextEncoder().encode(
   '{"ticker":"AAPL","action":"buy","quantity":1,' +
     '"timestamp":"2026-12-04T15:30:00Z"}',
 );
-
-/** What an IngestError carries, for one exact comparison. */
-function rejection(run: () => unknown) {
-  try {
-    run();
-  } catch (err) {
-    assert.ok(err instanceof IngestError, `not an IngestError: ${err}`);
-    const { code, reason, message, violations } = err;
-    return { code, reason, message, violations };
-  }
-  assert.fail("expected an IngestError, but nothing was thrown");
-}
 
 function unauthenticated(reason: string, message: string) {
   return { code: status.UNAUTHENTICATED, reason, message, violations: [] };

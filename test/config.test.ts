@@ -35,43 +35,27 @@ function configError(run: () => unknown): string {
 }
 
 /** The settings this suite checks; other fields may come and go. */
+const CORE_KEYS = [
+  "nodeEnv",
+  "grpcHost",
+  "grpcPort",
+  "httpEnabled",
+  "httpHost",
+  "httpPort",
+  "webhookSecrets",
+  "webhookTokens",
+  "timestampToleranceSeconds",
+  "idempotencyTtlSeconds",
+  "idempotencyMaxKeys",
+  "maxBodyBytes",
+  "httpRequestTimeoutMs",
+  "shutdownDrainMs",
+  "logLevel",
+  "serviceName",
+] as const satisfies readonly (keyof Config)[];
+
 function core(config: Config) {
-  const {
-    nodeEnv,
-    grpcHost,
-    grpcPort,
-    httpEnabled,
-    httpHost,
-    httpPort,
-    webhookSecrets,
-    webhookTokens,
-    timestampToleranceSeconds,
-    idempotencyTtlSeconds,
-    idempotencyMaxKeys,
-    maxBodyBytes,
-    httpRequestTimeoutMs,
-    shutdownDrainMs,
-    logLevel,
-    serviceName,
-  } = config;
-  return {
-    nodeEnv,
-    grpcHost,
-    grpcPort,
-    httpEnabled,
-    httpHost,
-    httpPort,
-    webhookSecrets,
-    webhookTokens,
-    timestampToleranceSeconds,
-    idempotencyTtlSeconds,
-    idempotencyMaxKeys,
-    maxBodyBytes,
-    httpRequestTimeoutMs,
-    shutdownDrainMs,
-    logLevel,
-    serviceName,
-  };
+  return Object.fromEntries(CORE_KEYS.map((key) => [key, config[key]]));
 }
 
 const DEFAULTS = {

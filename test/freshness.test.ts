@@ -3,21 +3,9 @@ import { describe, it } from "node:test";
 
 import { status } from "@grpc/grpc-js";
 
-import { IngestError } from "../src/errors";
 import { checkFreshness } from "../src/freshness";
 import { formatTimestamp } from "../src/time";
-
-/** What an IngestError carries, for one exact comparison. */
-function rejection(run: () => unknown) {
-  try {
-    run();
-  } catch (err) {
-    assert.ok(err instanceof IngestError, `not an IngestError: ${err}`);
-    const { code, reason, message, violations } = err;
-    return { code, reason, message, violations };
-  }
-  assert.fail("expected an IngestError, but nothing was thrown");
-}
+import { rejection } from "./helpers/rejection";
 
 /** The service clock: 2026-12-04T15:30:07Z, seven seconds past a minute. */
 const NOW = Date.parse("2026-12-04T15:30:07Z");

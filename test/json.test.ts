@@ -3,24 +3,12 @@ import { describe, it } from "node:test";
 
 import { status } from "@grpc/grpc-js";
 
-import { IngestError } from "../src/errors";
 import {
   MAX_NUMBER_CHARS,
   parseFlatObject,
   type JsonScalar,
 } from "../src/payload/json";
-
-/** What an IngestError carries, for one exact comparison. */
-function rejection(run: () => unknown) {
-  try {
-    run();
-  } catch (err) {
-    assert.ok(err instanceof IngestError, `not an IngestError: ${err}`);
-    const { code, reason, message, violations } = err;
-    return { code, reason, message, violations };
-  }
-  assert.fail("expected an IngestError, but nothing was thrown");
-}
+import { rejection } from "./helpers/rejection";
 
 /** The INVALID_ARGUMENT error with one violation, message as documented. */
 function invalid(reason: string, field: string, description: string) {
