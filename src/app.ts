@@ -151,6 +151,7 @@ interface StopParts {
 async function stop(parts: StopParts): Promise<void> {
   const { health, grpcServer, gateway, config, logger } = parts;
   health.set(READINESS_SERVICE, "NOT_SERVING");
+  health.endWatches();
   logger.info({ drainMs: config.shutdownDrainMs }, "shutting down");
   gateway?.startDraining();
   const deadline = setTimeout(() => {

@@ -53,7 +53,7 @@ export function createGrpcServer(
     ingest: (call, callback) => handleIngest(pipeline, call, callback),
   };
   server.addService(IngestServiceService, implementation);
-  health.service.addToServer(server);
+  health.addToServer(server);
   new ReflectionService(loadReflectionPackage()).addToServer(server);
   return server;
 }

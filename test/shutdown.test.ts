@@ -16,6 +16,7 @@ import {
   makeAlert,
   postHttp,
   SECRET,
+  startTestService,
   TOKEN,
 } from "./helpers/harness";
 
@@ -156,6 +157,33 @@ describe("the service process under load", () => {
       assertEveryAcceptedAnswered(svc, load.records);
     },
   );
+});
+
+describe("the service's health Watch at shutdown", () => {
+  it("should send NOT_SERVING, then end the stream instead of holding the drain", async () => {
+    const svc = await startTestService();
+    const health = createHealthClient(`127.0.0.1:${svc.grpcPort}`);
+    const call = health.watch({ service: READINESS_SERVICE });
+    const statuses: string[] = [];
+    let onFirst: () => void = () => undefined;
+    const first = new Promise<void>((r) => (onFirst = r));
+    call.on("data", ({ status }: { status: string }) => {
+      statuses.push(status);
+      onFirst();
+    });
+    const ended = new Promise<number>((resolve) =>
+      call.on("status", ({ code }: { code: number }) => resolve(code)),
+    );
+    await first;
+    await svc.stop();
+    assert.equal(await ended, GrpcCode.OK);
+    health.close();
+    assert.deepEqual(statuses, ["SERVING", "NOT_SERVING"]);
+    const cut = svc.logs.lines.filter((l) =>
+      /drain deadline/.test(String(l.msg)),
+    );
+    assert.deepEqual(cut, []);
+  });
 });
 
 /** Sends SIGTERM mid-load; resolves with the ms until the process exited. */
