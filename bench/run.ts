@@ -30,6 +30,8 @@ interface PipelineCost {
   bodyBytes: number;
   hmac: Percentiles;
   pipeline: Percentiles;
+  parseValidate: Percentiles;
+  key: Percentiles;
 }
 
 interface Burst {
@@ -198,6 +200,20 @@ function printTable(r: Results): void {
       fixed(cost.pipeline.p99),
       `HMAC-SHA256 alone ${fixed(cost.hmac.p99)}`,
       ratio(cost.pipeline.p99, cost.hmac.p99),
+      "",
+    ],
+    [
+      "…of which parse and validate, median (µs)",
+      fixed(cost.parseValidate.median),
+      `HMAC-SHA256 alone ${fixed(cost.hmac.median)}`,
+      ratio(cost.parseValidate.median, cost.hmac.median),
+      "",
+    ],
+    [
+      "…of which the idempotency key, median (µs)",
+      fixed(cost.key.median),
+      `HMAC-SHA256 alone ${fixed(cost.hmac.median)}`,
+      ratio(cost.key.median, cost.hmac.median),
       "",
     ],
     ...loadRows(
