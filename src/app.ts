@@ -169,15 +169,26 @@ async function stop(parts: StopParts): Promise<void> {
 }
 
 /**
+ * How long idle keep-alive connections stay open once draining starts. A
+ * busy client sends its next request within it and gets a clean 503 with
+ * `connection: close`; only connections idle all that time are closed.
+ */
+const IDLE_CLOSE_GRACE_MS = 500;
+
+/**
  * Stops listening and resolves once every connection has closed. Node's
  * http Server.close would also destroy idle keep-alive connections at once,
- * resetting a client whose next request is already on the wire. Left open,
- * each either gets a 503 with `connection: close` from the draining gateway
- * or times out idle as its keep-alive header promised; the drain deadline
- * still closes whatever is left.
+ * resetting a client whose next request is already on the wire; they are
+ * closed only after IDLE_CLOSE_GRACE_MS, and the drain deadline still
+ * closes whatever is left.
  */
 function closeHttp(gateway: HttpGateway): Promise<void> {
+  const closeIdle = () => gateway.server.closeIdleConnections();
+  const grace = setTimeout(closeIdle, IDLE_CLOSE_GRACE_MS);
   return new Promise((resolve) => {
-    NetServer.prototype.close.call(gateway.server, () => resolve());
+    NetServer.prototype.close.call(gateway.server, () => {
+      clearTimeout(grace);
+      resolve();
+    });
   });
 }
