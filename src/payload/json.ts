@@ -176,29 +176,29 @@ class Scanner {
     return { kind: "number", text };
   }
 
-  /** Reads a JSON string; escapes are decoded by V8's own JSON parser. */
+  /** Reads a JSON string; only one with escapes needs decoding. */
   readString(): string {
     const start = this.pos;
     let i = start + 1;
+    let escaped = false;
     for (;;) {
       const code = this.text.charCodeAt(i);
       if (Number.isNaN(code)) {
         throw syntax(`unterminated string starting at offset ${start}`);
       }
       if (code === 0x22) break;
-      if (code === 0x5c) i++;
-      else if (code < 0x20) {
+      if (code === 0x5c) {
+        escaped = true;
+        i++;
+      } else if (code < 0x20) {
         throw syntax(`control character in a string at offset ${i}; escape it`);
       }
       i++;
     }
     this.pos = i + 1;
-    let value: string;
-    try {
-      value = JSON.parse(this.text.slice(start, this.pos)) as string;
-    } catch {
-      throw syntax(`invalid escape in the string at offset ${start}`);
-    }
+    const value = escaped
+      ? decodeEscapes(this.text.slice(start, this.pos), start)
+      : this.text.slice(start + 1, i);
     checkWellFormed(value, start);
     return value;
   }
@@ -206,6 +206,15 @@ class Scanner {
   found(): string {
     if (this.atEnd()) return "the end of the body";
     return JSON.stringify(this.text.slice(this.pos, this.pos + 12));
+  }
+}
+
+/** Escapes are decoded by V8's own JSON parser; most strings have none. */
+function decodeEscapes(quoted: string, start: number): string {
+  try {
+    return JSON.parse(quoted) as string;
+  } catch {
+    throw syntax(`invalid escape in the string at offset ${start}`);
   }
 }
 
