@@ -35,6 +35,8 @@ export const Reason = {
   methodNotAllowed: "METHOD_NOT_ALLOWED",
   queryNotAllowed: "QUERY_NOT_ALLOWED",
   pathTokenInvalid: "PATH_TOKEN_INVALID",
+  requestTimeout: "REQUEST_TIMEOUT",
+  requestMalformed: "REQUEST_MALFORMED",
   cancelled: "CANCELLED",
   internal: "INTERNAL",
 } as const;

@@ -1,10 +1,13 @@
 import { randomUUID } from "node:crypto";
 import {
+  STATUS_CODES,
   createServer,
   type IncomingMessage,
   type Server,
   type ServerResponse,
 } from "node:http";
+
+import type { Duplex } from "node:stream";
 
 import { status as GrpcCode, Metadata } from "@grpc/grpc-js";
 
@@ -70,7 +73,46 @@ export function createHttpGateway(options: GatewayOptions): HttpGateway {
       });
     },
   );
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) =>
+    answerClientError(err, socket, options.requestTimeoutMs),
+  );
   return { server, startDraining: () => void (draining = true) };
+}
+
+/**
+ * Answers what node's HTTP parser refuses before any handler runs (a
+ * request too slow to arrive, malformed HTTP) in the same JSON shape as
+ * every other error, instead of node's bare status line, then closes.
+ */
+function answerClientError(
+  err: NodeJS.ErrnoException,
+  socket: Duplex,
+  requestTimeoutMs: number,
+): void {
+  if (!socket.writable || err.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const timedOut = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
+  const status = timedOut ? 408 : 400;
+  const error = timedOut
+    ? new IngestError(
+        GrpcCode.DEADLINE_EXCEEDED,
+        Reason.requestTimeout,
+        `the request did not arrive within ${requestTimeoutMs} ms`,
+      )
+    : new IngestError(
+        GrpcCode.INVALID_ARGUMENT,
+        Reason.requestMalformed,
+        "the request is not valid HTTP/1.1",
+      );
+  const body = JSON.stringify(toStatusJson(error, ""));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      "content-type: application/json\r\n" +
+      `content-length: ${Buffer.byteLength(body)}\r\n` +
+      `connection: close\r\n\r\n${body}`,
+  );
 }
 
 async function route(

@@ -18,6 +18,7 @@ import {
 } from "./helpers/fault-tools";
 import {
   callGrpc,
+  httpReason,
   makeAlert,
   OLD_SECRET,
   postHttp,
@@ -86,6 +87,8 @@ describe("Ingest under faults", () => {
     assert.ok(elapsedMs < CUT_OFF_WITHIN_MS, `closed after ${elapsedMs} ms`);
     assert.ok(sent < body.length, `all ${sent} bytes were read`);
     assert.match(slow.received(), /^HTTP\/1\.1 408 /);
+    const json = JSON.parse(slow.received().split("\r\n\r\n")[1]);
+    assert.deepEqual([json.code, httpReason(json)], [4, "REQUEST_TIMEOUT"]);
   });
 
   it("should cut off a client that sends its headers one byte at a time", async () => {
