@@ -94,6 +94,7 @@ export async function startService(
         health,
         maxBodyBytes: config.maxBodyBytes,
         requestTimeoutMs: config.httpRequestTimeoutMs,
+        logger: logger.child({ component: "gateway" }),
       })
     : undefined;
   const httpPort = gateway

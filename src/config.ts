@@ -131,11 +131,9 @@ function checkCredentials(config: Config): void {
     config.webhookTokens.length +
     config.standardWebhookKeys.length;
   if (credentials === 0) {
-    // STANDARD_WEBHOOK_SECRETS also counts, but is left out of the hint:
-    // a new setup should start with WEBHOOK_SECRETS or WEBHOOK_TOKENS.
     throw new ConfigError(
-      "WEBHOOK_SECRETS: no secret and no WEBHOOK_TOKENS configured; " +
-        "set at least one (openssl rand -hex 32)",
+      "WEBHOOK_SECRETS: no credentials configured; set WEBHOOK_SECRETS " +
+        "(openssl rand -hex 32), WEBHOOK_TOKENS or STANDARD_WEBHOOK_SECRETS",
     );
   }
   for (const secret of config.webhookSecrets) {

@@ -15,6 +15,7 @@ import { isDocsPath, serveDocs } from "./docs";
 import { httpStatusOf, IngestError, Reason, toStatusJson } from "./errors";
 import { IngestResponse } from "./gen/tvibkr/ingest/v1/ingest";
 import { LIVENESS_SERVICE, READINESS_SERVICE, type Health } from "./health";
+import type { Logger } from "./logger";
 import type { IngestPipeline } from "./pipeline";
 
 export interface GatewayOptions {
@@ -23,6 +24,8 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   /** The whole request, headers and body, must arrive within this. */
   requestTimeoutMs: number;
+  /** Where refusals of the gateway itself are logged, one line each. */
+  logger: Logger;
 }
 
 /**
@@ -128,7 +131,9 @@ async function route(
   if (isDocsPath(url.pathname)) return serveDocs(req, res, url.pathname);
   const match = WEBHOOK_PATH.exec(url.pathname);
   if (!match) {
-    return sendGatewayError(
+    return rejectRequest(
+      options,
+      req,
       res,
       404,
       Reason.routeNotFound,
@@ -137,7 +142,9 @@ async function route(
   }
   if (req.method !== "POST") {
     res.setHeader("allow", "POST");
-    return sendGatewayError(
+    return rejectRequest(
+      options,
+      req,
       res,
       405,
       Reason.methodNotAllowed,
@@ -145,7 +152,9 @@ async function route(
     );
   }
   if (url.search !== "") {
-    return sendGatewayError(
+    return rejectRequest(
+      options,
+      req,
       res,
       400,
       Reason.queryNotAllowed,
@@ -153,7 +162,9 @@ async function route(
     );
   }
   if (draining) {
-    return sendGatewayError(
+    return rejectRequest(
+      options,
+      req,
       res,
       503,
       Reason.shuttingDown,
@@ -163,7 +174,9 @@ async function route(
   const body = await readBody(req, options.maxBodyBytes);
   if (body === undefined) {
     res.setHeader("connection", "close");
-    return sendGatewayError(
+    return rejectRequest(
+      options,
+      req,
       res,
       413,
       Reason.bodyTooLarge,
@@ -181,7 +194,9 @@ async function answerIngest(
   token: string | undefined,
 ): Promise<void> {
   if (token === undefined) {
-    return sendGatewayError(
+    return rejectRequest(
+      options,
+      req,
       res,
       400,
       Reason.pathTokenInvalid,
@@ -288,6 +303,34 @@ function answerHealth(
   const service = path === "/health" ? LIVENESS_SERVICE : READINESS_SERVICE;
   const status = health.get(service);
   sendJson(res, status === "SERVING" ? 200 : 503, { status });
+}
+
+/**
+ * Refuses a request before it reaches the pipeline, with one log line like
+ * the pipeline's. The path is never logged: it may hold a token.
+ */
+function rejectRequest(
+  options: GatewayOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  httpStatus: number,
+  reason: Reason,
+  message: string,
+): void {
+  const requestId = req.headers["x-request-id"];
+  options.logger.info(
+    {
+      event: "gateway.rejected",
+      outcome: "rejected",
+      reason,
+      httpStatus,
+      method: req.method,
+      requestId: typeof requestId === "string" ? requestId : undefined,
+      transport: "http",
+    },
+    "request rejected by the gateway",
+  );
+  sendGatewayError(res, httpStatus, reason, message);
 }
 
 /**

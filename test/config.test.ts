@@ -307,8 +307,8 @@ describe("loadConfig", () => {
     it(`should refuse to start without credentials (${name})`, () => {
       assert.equal(
         configError(() => loadConfig(env)),
-        "WEBHOOK_SECRETS: no secret and no WEBHOOK_TOKENS configured; " +
-          "set at least one (openssl rand -hex 32)",
+        "WEBHOOK_SECRETS: no credentials configured; set WEBHOOK_SECRETS " +
+          "(openssl rand -hex 32), WEBHOOK_TOKENS or STANDARD_WEBHOOK_SECRETS",
       );
     });
   }

@@ -106,8 +106,9 @@ describe("the service process", () => {
       name: "no credentials in production",
       env: { NODE_ENV: "production" },
       message:
-        "configuration error: WEBHOOK_SECRETS: no secret and no " +
-        "WEBHOOK_TOKENS configured; set at least one (openssl rand -hex 32)",
+        "configuration error: WEBHOOK_SECRETS: no credentials configured; " +
+        "set WEBHOOK_SECRETS (openssl rand -hex 32), WEBHOOK_TOKENS or " +
+        "STANDARD_WEBHOOK_SECRETS",
     },
     {
       name: "an unknown log level",

@@ -349,6 +349,14 @@ describe("HTTP gateway", () => {
     );
     assert.equal(wrongMethod.headers.get("allow"), "POST");
     assert.equal(httpReason(tooLarge.json), "BODY_TOO_LARGE");
+    const logged = svc.logs.lines
+      .filter((l) => l.event === "gateway.rejected")
+      .map((l) => [l.reason, l.httpStatus]);
+    assert.deepEqual(logged, [
+      ["ROUTE_NOT_FOUND", 404],
+      ["METHOD_NOT_ALLOWED", 405],
+      ["BODY_TOO_LARGE", 413],
+    ]);
   });
 
   it("should answer /health and /ready from the health service", async () => {

@@ -9,14 +9,7 @@ import { loadHelperConfig, shellQuote } from "./env";
  */
 function main(): void {
   const config = loadHelperConfig();
-  const body = JSON.stringify({
-    ticker: "AAPL",
-    action: "buy",
-    quantity: "1",
-    timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
-    order_type: "market",
-    order_id: `demo-${Date.now()}`,
-  });
+  const body = createAlert("signed");
   const url = `http://${config.httpHost}:${config.httpPort}/webhook`;
   const lines = [`# alert\n${body}`];
   const [secret] = config.webhookSecrets;
@@ -34,12 +27,26 @@ function main(): void {
   const [token] = config.webhookTokens;
   if (token) {
     lines.push(
-      "# with the path token, as TradingView sends it\n" +
+      "# another alert, with the path token, as TradingView sends it " +
+        "(run a command twice to see OUTCOME_DUPLICATE)\n" +
         `curl -sS -X POST ${url}/${token} ` +
-        `-H 'content-type: application/json' --data-binary ${shellQuote(body)}`,
+        "-H 'content-type: application/json' " +
+        `--data-binary ${shellQuote(createAlert("token"))}`,
     );
   }
   process.stdout.write(lines.join("\n\n") + "\n");
+}
+
+/** A fresh alert; `tag` keeps the two printed alerts distinct signals. */
+function createAlert(tag: string): string {
+  return JSON.stringify({
+    ticker: "AAPL",
+    action: "buy",
+    quantity: "1",
+    timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+    order_type: "market",
+    order_id: `demo-${tag}-${Date.now()}`,
+  });
 }
 
 try {
