@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { credentials, Metadata, status as GrpcCode } from "@grpc/grpc-js";
+import { credentials, status as GrpcCode } from "@grpc/grpc-js";
 
 import { startService, type RunningService } from "../src/app";
 import { signBody } from "../src/auth";
@@ -18,13 +18,13 @@ import {
 } from "./helpers/fault-tools";
 import {
   callGrpc,
+  createSignedRequest,
+  createTestEnv,
   httpReason,
   makeAlert,
-  OLD_SECRET,
   postHttp,
   SECRET,
   startTestService,
-  TOKEN,
   type TestService,
 } from "./helpers/harness";
 
@@ -45,15 +45,9 @@ describe("Ingest under faults", () => {
   let baseUrl: string;
 
   before(async () => {
-    const config = loadConfig({
-      GRPC_PORT: "0",
-      HTTP_PORT: "0",
-      WEBHOOK_SECRETS: `${SECRET},${OLD_SECRET}`,
-      WEBHOOK_TOKENS: TOKEN,
-      LOG_LEVEL: "debug",
-      SHUTDOWN_DRAIN_MS: "2000",
-      HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
-    });
+    const config = loadConfig(
+      createTestEnv({ HTTP_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) }),
+    );
     const logger = createLogger(config.logLevel, logs);
     service = await startService(config, logger, { store, env: {} });
     client = new IngestServiceClient(
@@ -123,16 +117,7 @@ describe("Ingest under faults", () => {
     const body = JSON.stringify(makeAlert());
     store.hold();
     const arrived = store.nextArrival();
-    const metadata = new Metadata();
-    metadata.set("x-signature", signBody(body, SECRET));
-    const request = {
-      body: {
-        contentType: "application/json",
-        data: Buffer.from(body),
-        extensions: [],
-      },
-      token: "",
-    };
+    const { request, metadata } = createSignedRequest(Buffer.from(body));
     const ended = new Promise<number>((resolve) => {
       const call = client.ingest(request, metadata, (err) =>
         resolve(err?.code ?? GrpcCode.OK),

@@ -12,6 +12,7 @@ import { loadConfig } from "../../src/config";
 import { parseStatusDetails } from "../../src/errors";
 import {
   IngestServiceClient,
+  type IngestRequest,
   type IngestResponse,
 } from "../../src/gen/tvibkr/ingest/v1/ingest";
 import { createLogger } from "../../src/logger";
@@ -58,15 +59,7 @@ export interface TestService {
 export async function startTestService(
   env: Record<string, string> = {},
 ): Promise<TestService> {
-  const config = loadConfig({
-    GRPC_PORT: "0",
-    HTTP_PORT: "0",
-    WEBHOOK_SECRETS: `${SECRET},${OLD_SECRET}`,
-    WEBHOOK_TOKENS: TOKEN,
-    LOG_LEVEL: "debug",
-    SHUTDOWN_DRAIN_MS: "2000",
-    ...env,
-  });
+  const config = loadConfig(createTestEnv(env));
   const logs = new LogCapture();
   const spans = new InMemorySpanExporter();
   const service = await startService(
@@ -90,6 +83,21 @@ export async function startTestService(
       client.close();
       await service.shutdown();
     },
+  };
+}
+
+/** The test service's environment: loopback, port 0, test credentials. */
+export function createTestEnv(
+  env: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    GRPC_PORT: "0",
+    HTTP_PORT: "0",
+    WEBHOOK_SECRETS: `${SECRET},${OLD_SECRET}`,
+    WEBHOOK_TOKENS: TOKEN,
+    LOG_LEVEL: "debug",
+    SHUTDOWN_DRAIN_MS: "2000",
+    ...env,
   };
 }
 
@@ -128,13 +136,14 @@ export interface CallOptions {
   deadlineMs?: number;
 }
 
-/** Calls Ingest over gRPC with `body` exactly as given. */
-export function callGrpc(
-  client: IngestServiceClient,
-  body: string | Buffer,
+/**
+ * The IngestRequest and metadata a caller sends for `bytes`: signed with
+ * SECRET unless `options.secret` says otherwise, JSON unless told.
+ */
+export function createSignedRequest(
+  bytes: Buffer,
   options: CallOptions = {},
-): Promise<GrpcOutcome> {
-  const bytes = typeof body === "string" ? Buffer.from(body) : body;
+): { request: IngestRequest; metadata: Metadata } {
   const metadata = new Metadata();
   const secret = options.secret === undefined ? SECRET : options.secret;
   if (secret !== null) metadata.set("x-signature", signBody(bytes, secret));
@@ -149,6 +158,17 @@ export function callGrpc(
     },
     token: options.token ?? "",
   };
+  return { request, metadata };
+}
+
+/** Calls Ingest over gRPC with `body` exactly as given. */
+export function callGrpc(
+  client: IngestServiceClient,
+  body: string | Buffer,
+  options: CallOptions = {},
+): Promise<GrpcOutcome> {
+  const bytes = typeof body === "string" ? Buffer.from(body) : body;
+  const { request, metadata } = createSignedRequest(bytes, options);
   const deadline = new Date(Date.now() + (options.deadlineMs ?? 5000));
   return new Promise((resolve) => {
     client.ingest(request, metadata, { deadline }, (err, response) => {

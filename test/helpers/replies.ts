@@ -1,14 +1,13 @@
 import { connect } from "node:net";
 
-import { Metadata, type ServiceError } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 
-import { signBody } from "../../src/auth";
 import { DEFAULT_MAX_BODY_BYTES } from "../../src/config";
 import { parseStatusDetails } from "../../src/errors";
 import { BadRequest, ErrorInfo } from "../../src/gen/google/rpc/error_details";
 import {
+  createSignedRequest,
   postHttp,
-  SECRET,
   startTestService,
   TOKEN,
   type TestService,
@@ -56,16 +55,7 @@ export async function captureReplies(
  * Rendered here from the wire bytes, not by the gateway's own code.
  */
 async function callGrpcAsEnvoy(svc: TestService, body: string): Promise<Reply> {
-  const metadata = new Metadata();
-  metadata.set("x-signature", signBody(body, SECRET));
-  const request = {
-    body: {
-      contentType: "application/json",
-      data: Buffer.from(body),
-      extensions: [],
-    },
-    token: "",
-  };
+  const { request, metadata } = createSignedRequest(Buffer.from(body));
   const err = await new Promise<ServiceError | null>((resolve) => {
     const deadline = Date.now() + 5000;
     svc.client.ingest(request, metadata, { deadline }, (e) => resolve(e));
