@@ -1,4 +1,4 @@
-import { Server as NetServer, type AddressInfo } from "node:net";
+import { Server as NetServer } from "node:net";
 
 import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { IMetricReader } from "@opentelemetry/sdk-metrics";
@@ -9,6 +9,7 @@ import type { Config } from "./config";
 import { bindGrpcServer, createGrpcServer } from "./grpc-server";
 import { Health, READINESS_SERVICE } from "./health";
 import { createHttpGateway, type HttpGateway } from "./http-gateway";
+import { listen } from "./http-reply";
 import { MemoryIdempotencyStore, type IdempotencyStore } from "./idempotency";
 import { IngestMetrics } from "./ingest-metrics";
 import type { Logger } from "./logger";
@@ -98,7 +99,7 @@ export async function startService(
       })
     : undefined;
   const httpPort = gateway
-    ? await listen(gateway, config.httpHost, config.httpPort)
+    ? await listen(gateway.server, config.httpHost, config.httpPort)
     : undefined;
   health.set(READINESS_SERVICE, "SERVING");
 
@@ -124,20 +125,6 @@ function createStore(config: Config, logger: Logger): MemoryIdempotencyStore {
           "so a late resend of those signals would be accepted again",
       );
     },
-  });
-}
-
-function listen(
-  gateway: HttpGateway,
-  host: string,
-  port: number,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    gateway.server.once("error", reject);
-    gateway.server.listen(port, host, () => {
-      gateway.server.off("error", reject);
-      resolve((gateway.server.address() as AddressInfo).port);
-    });
   });
 }
 

@@ -2,9 +2,8 @@ import { readFile } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
 
-import { status as GrpcCode } from "@grpc/grpc-js";
-
-import { IngestError, Reason, toStatusJson } from "./errors";
+import { Reason } from "./errors";
+import { sendHttpError } from "./http-reply";
 import { ALERT_SCHEMA } from "./payload/schema";
 import { formatTimestamp } from "./time";
 
@@ -121,7 +120,12 @@ export async function serveDocs(
 ): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("allow", "GET, HEAD");
-    return sendError(res, 405, `${req.method} is not allowed; use GET`);
+    return sendHttpError(
+      res,
+      405,
+      Reason.methodNotAllowed,
+      `${req.method} is not allowed; use GET`,
+    );
   }
   if (pathname === OPENAPI_PATH) return serveDocument(req, res);
   if (pathname === ALERT_SCHEMA_PATH) {
@@ -145,7 +149,12 @@ async function serveDocument(
     document = await loadOpenApiDocument(Date.now());
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    return sendError(res, 404, `${OPENAPI_PATH} is not installed here`);
+    return sendHttpError(
+      res,
+      404,
+      Reason.routeNotFound,
+      `${OPENAPI_PATH} is not installed here`,
+    );
   }
   send(res, req, "application/json", JSON.stringify(document));
 }
@@ -166,7 +175,12 @@ async function serveViewer(
     ? VIEWER_ASSETS[name]
     : undefined;
   if (!asset) {
-    return sendError(res, 404, `no such file ${pathname}; open ${DOCS_PATH}`);
+    return sendHttpError(
+      res,
+      404,
+      Reason.routeNotFound,
+      `no such file ${pathname}; open ${DOCS_PATH}`,
+    );
   }
   send(res, req, asset.contentType, await readAsset(asset.file));
 }
@@ -253,22 +267,4 @@ function send(
     "content-security-policy": CONTENT_SECURITY_POLICY,
   });
   res.end(req.method === "HEAD" ? undefined : body);
-}
-
-const ERROR_CODES: Record<number, GrpcCode> = {
-  404: GrpcCode.NOT_FOUND,
-  405: GrpcCode.UNIMPLEMENTED,
-};
-
-/** The gateway's JSON error shape, for the few errors of the docs routes. */
-function sendError(res: ServerResponse, status: 404 | 405, message: string) {
-  const reason =
-    status === 404 ? Reason.routeNotFound : Reason.methodNotAllowed;
-  const error = new IngestError(ERROR_CODES[status], reason, message);
-  const text = JSON.stringify(toStatusJson(error, ""));
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
 }

@@ -15,6 +15,7 @@ import { isDocsPath, serveDocs } from "./docs";
 import { httpStatusOf, IngestError, Reason, toStatusJson } from "./errors";
 import { IngestResponse } from "./gen/tvibkr/ingest/v1/ingest";
 import { LIVENESS_SERVICE, READINESS_SERVICE, type Health } from "./health";
+import { sendHttpError, sendJson } from "./http-reply";
 import type { Logger } from "./logger";
 import type { IngestPipeline } from "./pipeline";
 
@@ -293,7 +294,7 @@ function answerHealth(
 ): void {
   if (req.method !== "GET" && req.method !== "HEAD") {
     res.setHeader("allow", "GET, HEAD");
-    return sendGatewayError(
+    return sendHttpError(
       res,
       405,
       Reason.methodNotAllowed,
@@ -330,37 +331,5 @@ function rejectRequest(
     },
     "request rejected by the gateway",
   );
-  sendGatewayError(res, httpStatus, reason, message);
-}
-
-/**
- * Errors of the gateway itself (no route, wrong method, body too large) in
- * the same JSON shape as the pipeline's statuses.
- */
-function sendGatewayError(
-  res: ServerResponse,
-  httpStatus: number,
-  reason: Reason,
-  message: string,
-): void {
-  const code = GATEWAY_CODES[httpStatus] ?? GrpcCode.UNKNOWN;
-  const error = new IngestError(code, reason, message);
-  sendJson(res, httpStatus, toStatusJson(error, ""));
-}
-
-const GATEWAY_CODES: Record<number, GrpcCode> = {
-  400: GrpcCode.INVALID_ARGUMENT,
-  404: GrpcCode.NOT_FOUND,
-  405: GrpcCode.UNIMPLEMENTED,
-  413: GrpcCode.RESOURCE_EXHAUSTED,
-  503: GrpcCode.UNAVAILABLE,
-};
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
+  sendHttpError(res, httpStatus, reason, message);
 }

@@ -4,7 +4,6 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo } from "node:net";
 
 import type { Meter } from "@opentelemetry/api";
 import { OTLPMetricExporter } from "@opentelemetry/exporter-metrics-otlp-http";
@@ -16,6 +15,9 @@ import {
   type IMetricReader,
 } from "@opentelemetry/sdk-metrics";
 import { ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
+
+import { listen } from "./http-reply";
+import { isOtlpExportEnabled } from "./tracing";
 
 /** The path Prometheus scrapes on the metrics port. */
 export const METRICS_PATH = "/metrics";
@@ -55,7 +57,7 @@ export async function createMetrics(options: MetricsOptions): Promise<Metrics> {
       ? undefined
       : new PrometheusExporter({ preventServerStart: true });
   if (prometheus) readers.push(prometheus);
-  if (otlpExportEnabled(options.env)) {
+  if (isOtlpExportEnabled(options.env, "METRICS")) {
     readers.push(
       new PeriodicExportingMetricReader({ exporter: new OTLPMetricExporter() }),
     );
@@ -85,19 +87,6 @@ export async function createMetrics(options: MetricsOptions): Promise<Metrics> {
   };
 }
 
-function otlpExportEnabled(
-  env: Readonly<Record<string, string | undefined>>,
-): boolean {
-  return (
-    env.OTEL_SDK_DISABLED !== "true" &&
-    env.OTEL_METRICS_EXPORTER !== "none" &&
-    Boolean(
-      env.OTEL_EXPORTER_OTLP_ENDPOINT ||
-      env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
-    )
-  );
-}
-
 /**
  * The exporter's own server cannot listen on port 0 and report the port,
  * so it only renders; this server owns the socket.
@@ -125,16 +114,6 @@ function answerScrape(
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
   res.end(`${text}\n`);
-}
-
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -38,13 +38,7 @@ export interface TracingOptions {
 export function createTracing(options: TracingOptions): Tracing {
   const processors = [...(options.spanProcessors ?? [])];
   const { env } = options;
-  const exportEnabled =
-    env.OTEL_SDK_DISABLED !== "true" &&
-    env.OTEL_TRACES_EXPORTER !== "none" &&
-    Boolean(
-      env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
-    );
-  if (exportEnabled) {
+  if (isOtlpExportEnabled(env, "TRACES")) {
     processors.push(
       new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }),
     );
@@ -59,6 +53,25 @@ export function createTracing(options: TracingOptions): Tracing {
     tracer: provider.getTracer("tv-ibkr-ingest"),
     shutdown: () => provider.shutdown(),
   };
+}
+
+/**
+ * Whether OTLP export of `signal` is on under the standard variables: an
+ * endpoint (general or the signal's own) is set, and neither
+ * OTEL_SDK_DISABLED nor OTEL_<signal>_EXPORTER=none turns it off.
+ */
+export function isOtlpExportEnabled(
+  env: Readonly<Record<string, string | undefined>>,
+  signal: "TRACES" | "METRICS",
+): boolean {
+  return (
+    env.OTEL_SDK_DISABLED !== "true" &&
+    env[`OTEL_${signal}_EXPORTER`] !== "none" &&
+    Boolean(
+      env.OTEL_EXPORTER_OTLP_ENDPOINT ||
+      env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`],
+    )
+  );
 }
 
 const propagator = new W3CTraceContextPropagator();
