@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
 
 import { Reason } from "./errors";
-import { sendHttpError } from "./http-reply";
+import { refuseUnlessGet, sendHttpError } from "./http-reply";
 import { ALERT_SCHEMA } from "./payload/schema";
 import { formatTimestamp } from "./time";
 
@@ -118,15 +118,7 @@ export async function serveDocs(
   res: ServerResponse,
   pathname: string,
 ): Promise<void> {
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    res.setHeader("allow", "GET, HEAD");
-    return sendHttpError(
-      res,
-      405,
-      Reason.methodNotAllowed,
-      `${req.method} is not allowed; use GET`,
-    );
-  }
+  if (refuseUnlessGet(req, res)) return;
   if (pathname === OPENAPI_PATH) return serveDocument(req, res);
   if (pathname === ALERT_SCHEMA_PATH) {
     return send(

@@ -15,7 +15,7 @@ import { isDocsPath, serveDocs } from "./docs";
 import { httpStatusOf, IngestError, Reason, toStatusJson } from "./errors";
 import { IngestResponse } from "./gen/tvibkr/ingest/v1/ingest";
 import { LIVENESS_SERVICE, READINESS_SERVICE, type Health } from "./health";
-import { sendHttpError, sendJson } from "./http-reply";
+import { refuseUnlessGet, sendHttpError, sendJson } from "./http-reply";
 import type { Logger } from "./logger";
 import type { IngestPipeline } from "./pipeline";
 
@@ -292,15 +292,7 @@ function answerHealth(
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    res.setHeader("allow", "GET, HEAD");
-    return sendHttpError(
-      res,
-      405,
-      Reason.methodNotAllowed,
-      `${req.method} is not allowed; use GET`,
-    );
-  }
+  if (refuseUnlessGet(req, res)) return;
   const service = path === "/health" ? LIVENESS_SERVICE : READINESS_SERVICE;
   const status = health.get(service);
   sendJson(res, status === "SERVING" ? 200 : 503, { status });

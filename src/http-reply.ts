@@ -1,9 +1,9 @@
 import type { AddressInfo } from "node:net";
-import type { Server, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 
 import { status as GrpcCode } from "@grpc/grpc-js";
 
-import { IngestError, toStatusJson, type Reason } from "./errors";
+import { IngestError, Reason, toStatusJson } from "./errors";
 
 /** Writes `body` as a JSON reply with its length. */
 export function sendJson(
@@ -41,6 +41,25 @@ const GRPC_CODE_BY_HTTP_STATUS: Record<number, GrpcCode> = {
   413: GrpcCode.RESOURCE_EXHAUSTED,
   503: GrpcCode.UNAVAILABLE,
 };
+
+/**
+ * Answers 405 to anything but GET and HEAD, for read-only routes; returns
+ * whether it did.
+ */
+export function refuseUnlessGet(
+  req: IncomingMessage,
+  res: ServerResponse,
+): boolean {
+  if (req.method === "GET" || req.method === "HEAD") return false;
+  res.setHeader("allow", "GET, HEAD");
+  sendHttpError(
+    res,
+    405,
+    Reason.methodNotAllowed,
+    `${req.method} is not allowed; use GET`,
+  );
+  return true;
+}
 
 /** Starts `server` listening; resolves with the bound port (for port 0). */
 export function listen(
